@@ -1,0 +1,120 @@
+"""The one place that talks HTTP, and the one place aiohttp errors are translated.
+
+Every aiohttp exception becomes a `TransportError` here, split by what it
+tells us about the request: `ConnectError` when it certainly never left,
+`RequestTimeoutError` and `ConnectionLostError` when it may have arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import aiohttp
+import attrs
+
+from ._errors import (
+    ClientClosedError,
+    ConnectError,
+    ConnectionLostError,
+    RequestTimeoutError,
+)
+
+__all__ = ["RawResponse", "Transport"]
+
+
+@attrs.frozen
+class RawResponse:
+    """What came back: status, headers and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Transport:
+    """POSTs bytes over one aiohttp session.
+
+    Args:
+        session: A session to borrow; it is never closed here. When None, one
+            is created on first use, inside the running event loop.
+        timeout: Seconds for a whole exchange.
+        connect_timeout: Seconds to get a connection.
+    """
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None,
+        timeout: float,
+        connect_timeout: float,
+    ) -> None:
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout, connect=min(connect_timeout, timeout)
+        )
+        self._closed = False
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ClientClosedError("this GridyClient was closed; create a new one")
+        if self._session is None:
+            # Created here rather than in __init__ so the session binds to the
+            # loop that uses it, and constructing a client needs no loop.
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def post(
+        self, url: str, headers: Mapping[str, str], body: bytes
+    ) -> RawResponse:
+        """Send one POST and read the whole answer, whatever its status.
+
+        Raises:
+            ClientClosedError: The transport was closed.
+            TransportError: No answer came back; the subclass says how far the
+                request got.
+        """
+        session = self._get_session()
+        try:
+            # raise_for_status=False overrides a borrowed session's setting:
+            # error answers carry the API code we need to read.
+            async with session.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                raise_for_status=False,
+                allow_redirects=False,
+            ) as response:
+                payload = await response.read()
+                return RawResponse(response.status, response.headers, payload)
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(f"could not connect to {url}: {exc}") from exc
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise ConnectError(f"timed out connecting to {url}") from exc
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise RequestTimeoutError(
+                f"{url} did not answer within {self._timeout.total} s"
+            ) from exc
+        except aiohttp.ClientResponseError as exc:
+            raise ConnectionLostError(
+                f"{url} sent an unreadable HTTP answer: {exc.message}",
+                http_status=exc.status or None,
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise ConnectionLostError(
+                f"the connection to {url} failed mid-exchange: {exc!r}"
+            ) from exc
+
+    @property
+    def closed(self) -> bool:
+        """Whether `aclose` was called."""
+        return self._closed
+
+    async def aclose(self) -> None:
+        """Close the session if this transport created it."""
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
