@@ -1,0 +1,143 @@
+"""How the sandbox checks a request's signature headers, as Gridy does.
+
+The checks run in a fixed order and the first failure decides the code:
+the ``x-gridy-*`` headers (-4004 ... -4009), the Authorization header and its
+parts (-4000, -4001, -4026 ... -4033), the API user (-1001), clock drift
+(-4036), the signature (-4037, compared in constant time), then replays:
+a reused nonce (-4034) and a reused timestamp (-4035).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Mapping
+
+from .._signing import ALGORITHM, SIGNED_HEADERS, signature
+
+__all__ = ["CLOCK_TOLERANCE_MS", "Rejection", "ReplayGuard", "authenticate"]
+
+CLOCK_TOLERANCE_MS = 15 * 60 * 1000  # FACTS.md, "Signing": +/-15 minutes
+
+_UTCTIME = re.compile(r"\d{1,16}")
+# The spec page's own example nonce is not a full UUID, so any short run of
+# hex digits and hyphens passes, as it must on the real server.
+_CNONCE = re.compile(r"[0-9A-Za-z-]{8,64}")
+_API_USER = re.compile(r"\d{9}")
+_SIGNATURE = re.compile(r"[0-9a-f]{128}")
+
+
+class Rejection(Exception):
+    """A request the sandbox refuses, with the API code it answers."""
+
+    def __init__(self, code: int, detail: str = "") -> None:
+        super().__init__(code, detail)
+        self.code = code
+        self.detail = detail
+
+
+def _header(
+    headers: Mapping[str, str],
+    name: str,
+    missing: int,
+    bad: int,
+    pattern: re.Pattern[str],
+) -> str:
+    value = headers.get(name)
+    if value is None or not value.strip():
+        raise Rejection(missing, f"{name} missing")
+    if not pattern.fullmatch(value):
+        raise Rejection(bad, f"{name} malformed")
+    return value
+
+
+def _authorization_parts(headers: Mapping[str, str]) -> dict[str, str]:
+    value = headers.get("Authorization")
+    if value is None or not value.strip():
+        raise Rejection(-4000, "Authorization missing")
+    scheme, colon, rest = value.partition(":")
+    if scheme.strip() != "gridy-hmac" or not colon:
+        raise Rejection(-4001, "Authorization is not gridy-hmac")
+
+    parts: dict[str, str] = {}
+    for item in rest.strip().split(","):
+        key, equals, part = item.partition("=")
+        if not equals or not key.strip():
+            raise Rejection(-4001, "Authorization part is not key=value")
+        parts[key.strip().lower()] = part.strip()
+    return parts
+
+
+def _part(parts: Mapping[str, str], name: str, missing: int) -> str:
+    value = parts.get(name)
+    if not value:
+        raise Rejection(missing, f"Authorization {name} missing")
+    return value
+
+
+def authenticate(
+    headers: Mapping[str, str], secrets: Mapping[str, bytes], now_ms: int
+) -> tuple[str, int, str]:
+    """Check a request's signature headers.
+
+    Args:
+        headers: The request headers (case-insensitive mapping).
+        secrets: Known API users and their secrets.
+        now_ms: The sandbox's clock, in epoch milliseconds.
+
+    Returns:
+        The API user, the request's utctime and its cnonce.
+
+    Raises:
+        Rejection: The first check that failed, with its code.
+    """
+    utctime = _header(headers, "x-gridy-utctime", -4004, -4005, _UTCTIME)
+    cnonce = _header(headers, "x-gridy-cnonce", -4006, -4007, _CNONCE)
+    api_user = _header(headers, "x-gridy-apiuser", -4008, -4009, _API_USER)
+
+    parts = _authorization_parts(headers)
+    mac = _part(parts, "signature", -4026)
+    if not _SIGNATURE.fullmatch(mac):
+        raise Rejection(-4027, "signature is not 128 hex digits")
+    if _part(parts, "apiuser", -4028) != api_user:
+        raise Rejection(-4029, "Authorization apiuser differs from x-gridy-apiuser")
+    if _part(parts, "algorithm", -4030) != ALGORITHM:
+        raise Rejection(-4031, f"algorithm is not {ALGORITHM}")
+    if _part(parts, "signedheaders", -4032) != SIGNED_HEADERS:
+        raise Rejection(-4033, f"signedheaders is not {SIGNED_HEADERS}")
+
+    secret = secrets.get(api_user)
+    if secret is None:
+        raise Rejection(-1001, "unknown API user")
+    if abs(int(utctime) - now_ms) > CLOCK_TOLERANCE_MS:
+        raise Rejection(-4036, "utctime is more than 15 minutes off")
+    if not hmac.compare_digest(mac, signature(secret, utctime, cnonce)):
+        raise Rejection(-4037, "signature does not match")
+    return api_user, int(utctime), cnonce
+
+
+class ReplayGuard:
+    """Remembers nonces and timestamps per API user for the tolerance window.
+
+    Anything older than the window fails the drift check anyway, so entries
+    are forgotten once they fall out of it.
+    """
+
+    def __init__(self) -> None:
+        self._nonces: dict[tuple[str, str], int] = {}
+        self._times: set[tuple[str, int]] = set()
+
+    def check(self, api_user: str, utctime: int, cnonce: str, now_ms: int) -> None:
+        """Record one request, or raise `Rejection` if it repeats an earlier one."""
+        if len(self._nonces) > 10_000:
+            self._forget_before(now_ms - CLOCK_TOLERANCE_MS)
+        if (api_user, cnonce) in self._nonces:
+            raise Rejection(-4034, "nonce reused")
+        if (api_user, utctime) in self._times:
+            raise Rejection(-4035, "timestamp reused")
+        self._nonces[(api_user, cnonce)] = utctime
+        self._times.add((api_user, utctime))
+
+    def _forget_before(self, cutoff_ms: int) -> None:
+        self._nonces = {k: t for k, t in self._nonces.items() if t >= cutoff_ms}
+        self._times = {k for k in self._times if k[1] >= cutoff_ms}
