@@ -52,12 +52,16 @@ from ._errors import (
     WrongAuthCodeError,
 )
 from ._models import (
+    BlockCheck,
     ChallengeAccepted,
     ChallengeCancelled,
     ChallengeExpiry,
+    ChallengeState,
+    ChallengeStatus,
     ChallengeType,
     ChallengeVerified,
     ServerTime,
+    VerifyType,
     WireDialect,
 )
 from ._signing import authorization_header, signature
@@ -74,6 +78,7 @@ __all__ = [
     "AuthenticationError",
     "AutoVerifyDisabledError",
     "BaseURL",
+    "BlockCheck",
     "ChallengeAccepted",
     "ChallengeAlreadyVerifiedError",
     "ChallengeCancelled",
@@ -84,6 +89,8 @@ __all__ = [
     "ChallengeMismatchError",
     "ChallengePendingError",
     "ChallengeRejectedError",
+    "ChallengeState",
+    "ChallengeStatus",
     "ChallengeType",
     "ChallengeVerified",
     "ClientClosedError",
@@ -115,6 +122,7 @@ __all__ = [
     "UnknownCodeError",
     "ValidationError",
     "VerificationError",
+    "VerifyType",
     "WireDialect",
     "WrongAuthCodeError",
     "__version__",

@@ -18,9 +18,11 @@ import attrs
 from ._codes import lookup_code
 from ._errors import (
     ApiError,
+    ClientClosedError,
     ConfigurationError,
     ConnectError,
     DecodeError,
+    IPBlockedError,
     OutcomeUnknownError,
     RateLimitedError,
     TransportError,
@@ -30,14 +32,22 @@ from ._errors import (
 from ._models import (
     ApiRequest,
     ApiResponse,
+    BlockCheck,
+    BlockedQuery,
     CancelChallenge,
     ChallengeAccepted,
     ChallengeCancelled,
     ChallengeExpiry,
+    ChallengeStatus,
     ChallengeType,
+    ChallengeVerified,
     NewChallenge,
     RequestBody,
     RequestType,
+    ServerTime,
+    StatusQuery,
+    VerifyChallenge,
+    VerifyType,
     WireDialect,
 )
 from ._signing import authorization_header, signature
@@ -58,6 +68,9 @@ from ._wire import (
     encode_request,
     read_challenge_accepted,
     read_challenge_cancelled,
+    read_challenge_status,
+    read_challenge_verified,
+    read_server_time,
 )
 
 if TYPE_CHECKING:
@@ -81,24 +94,63 @@ class BaseURL:
     """Test environment, as Gridy's SDK code gives it."""
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class _Operation:
-    """One kind of call: where it goes and how to treat a lost answer."""
+    """One kind of call: where it goes and how to treat its answers."""
 
     name: str
     path: str
     request_type: RequestType
     success_code: int
+    method: str = "POST"
     # A lost answer to an operation that creates something (a push) cannot be
     # retried blindly; the caller gets OutcomeUnknownError instead.
-    creates: bool
+    creates: bool = False
+    # The status endpoint answers HTTP 204 with no body while nothing changed.
+    no_content_ok: bool = False
 
 
+# FACTS.md, "Endpoints".
 _SEND = _Operation(
-    "send_challenge", "/v1/svc/challenge", RequestType.CHALLENGE_NEW, 2025, True
+    name="send_challenge",
+    path="/v1/svc/challenge",
+    request_type=RequestType.CHALLENGE_NEW,
+    success_code=2025,
+    creates=True,
 )
 _CANCEL = _Operation(
-    "cancel_challenge", "/v1/svc/challenge", RequestType.CHALLENGE_CANCEL, 2028, False
+    name="cancel_challenge",
+    path="/v1/svc/challenge",
+    request_type=RequestType.CHALLENGE_CANCEL,
+    success_code=2028,
+)
+_VERIFY = _Operation(
+    name="verify_challenge",
+    path="/v1/svc/verify",
+    request_type=RequestType.VERIFY,
+    success_code=3080,
+)
+_STATUS = _Operation(
+    name="challenge_status",
+    path="/v1/svc/status",
+    request_type=RequestType.STATUS,
+    success_code=3080,
+    no_content_ok=True,
+)
+# The SDKs GET the time with no body; the docs' POST of type 990 is not used.
+_TIME = _Operation(
+    name="server_time",
+    path="/v1/svc/time",
+    request_type=RequestType.TIME,
+    success_code=15000,
+    method="GET",
+)
+# FACTS.md gives the block check an HTTP 200 but no success code of its own.
+_BLOCKED = _Operation(
+    name="check_blocked",
+    path="/v1/svc/blocked",
+    request_type=RequestType.BLOCKED,
+    success_code=200,
 )
 
 _USER_AGENT = (
@@ -123,6 +175,11 @@ def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     parts = urllib.parse.urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"base_url {base_url!r} is not an http(s) URL")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigurationError(
+            f"base_url {parts.scheme}://{parts.hostname}... may not carry a query, "
+            "a fragment or credentials; give the API user and secret separately"
+        )
     if parts.scheme == "http" and not allow_insecure_http:
         host = parts.hostname
         try:
@@ -189,7 +246,10 @@ class GridyClient:
         self._base_url = _check_base_url(
             base_url, allow_insecure_http=allow_insecure_http
         )
-        self._dialect = check_enum(WireDialect, dialect, "dialect")
+        try:
+            self._dialect = check_enum(WireDialect, dialect, "dialect")
+        except ValidationError as exc:
+            raise ConfigurationError(str(exc)) from None
         if not timeout > 0 or not connect_timeout > 0:
             raise ConfigurationError("timeout and connect_timeout must be positive")
 
@@ -300,6 +360,7 @@ class GridyClient:
             ip_address=check_ipv4(ip_address),
         )
         response = await self._call(_SEND, body, check_ref(ref), user)
+        assert response is not None  # only the status endpoint answers 204
         return read_challenge_accepted(response)
 
     async def cancel_challenge(
@@ -326,7 +387,114 @@ class GridyClient:
             challenge_id=check_challenge_id(challenge_id), gridy_user=check_email(user)
         )
         response = await self._call(_CANCEL, body, check_ref(ref), user)
+        assert response is not None
         return read_challenge_cancelled(response, body.challenge_id)
+
+    async def verify_challenge(
+        self,
+        challenge_id: str,
+        user: str,
+        auth_code: str,
+        *,
+        verify_type: VerifyType | str | None = None,
+        ref: str | None = None,
+    ) -> ChallengeVerified:
+        """Check the auth code ``user`` read from their Gridy app.
+
+        Args:
+            challenge_id: The id `send_challenge` returned.
+            user: The e-mail address the challenge was sent to.
+            auth_code: The code the user typed in.
+            verify_type: ``MANUAL`` or ``AUTO``; left out when None.
+            ref: Your own reference for the request (at most 25 characters).
+
+        Returns:
+            The verified challenge.
+
+        Raises:
+            ValidationError: An argument is invalid; nothing was sent.
+            WrongAuthCodeError: The code does not match.
+            ChallengePendingError: The user has not answered yet.
+            ChallengeRejectedError: The user refused the challenge.
+            ChallengeExpiredError: The challenge expired first.
+            VerificationError: Another verify failure; see its subclass.
+            ApiError: Gridy refused for another reason.
+        """
+        body = VerifyChallenge(
+            gridy_user=check_email(user),
+            challenge_id=check_challenge_id(challenge_id),
+            auth_code=check_text(auth_code, "auth_code", max_length=64),
+            verify_type=(
+                None
+                if verify_type is None
+                else check_enum(VerifyType, verify_type, "verify_type")
+            ),
+        )
+        response = await self._call(_VERIFY, body, check_ref(ref), user)
+        assert response is not None
+        return read_challenge_verified(response, body.challenge_id)
+
+    async def challenge_status(
+        self, challenge_id: str, user: str, *, ref: str | None = None
+    ) -> ChallengeStatus:
+        """Ask where a challenge stands: still pending, or verified.
+
+        Args:
+            challenge_id: The id `send_challenge` returned.
+            user: The e-mail address the challenge was sent to.
+            ref: Your own reference for the request (at most 25 characters).
+
+        Returns:
+            The challenge's state.
+
+        Raises:
+            ChallengeRejectedError: The user refused the challenge.
+            ChallengeExpiredError: The challenge expired unanswered.
+            ChallengeCancelledError: The challenge was cancelled.
+            ChallengeMismatchError: No such challenge for that user.
+            ApiError: Gridy refused for another reason.
+        """
+        body = StatusQuery(
+            gridy_user=check_email(user), challenge_id=check_challenge_id(challenge_id)
+        )
+        response = await self._call(_STATUS, body, check_ref(ref), user)
+        return read_challenge_status(response, body.challenge_id)
+
+    async def server_time(self) -> ServerTime:
+        """Read Gridy's clock, to measure how far the local clock is off.
+
+        Returns:
+            The server's time in epoch milliseconds (Gridy answers in seconds).
+        """
+        response = await self._call(_TIME, None)
+        assert response is not None
+        return read_server_time(response)
+
+    async def check_blocked(
+        self, user: str, ip_address: str, *, ref: str | None = None
+    ) -> BlockCheck:
+        """Ask whether the account's own block rules refuse ``ip_address``.
+
+        Args:
+            user: The Gridy user's e-mail address.
+            ip_address: The IPv4 address to check.
+            ref: Your own reference for the request (at most 25 characters).
+
+        Returns:
+            Whether the address is blocked (Gridy's -6021 is a True here, not
+            an error).
+        """
+        address = check_ipv4(ip_address)
+        assert address is not None
+        body = BlockedQuery(gridy_user=check_email(user), ip_address=address)
+        try:
+            response = await self._call(_BLOCKED, body, check_ref(ref), user)
+        except IPBlockedError as exc:
+            return BlockCheck(address, blocked=True, server_id=exc.server_id)
+        assert response is not None
+        return BlockCheck(
+            address, blocked=False, server_id=response.server_id, raw=response.raw
+        )
 
     # --- The pipeline -------------------------------------------------------
 
@@ -343,43 +511,62 @@ class GridyClient:
         }
 
     async def _call(
-        self, operation: _Operation, body: RequestBody, ref: str | None, user: str
-    ) -> ApiResponse:
+        self,
+        operation: _Operation,
+        body: RequestBody | None,
+        ref: str | None = None,
+        user: str | None = None,
+    ) -> ApiResponse | None:
+        """Stamp, sign, send and read one request.
+
+        Returns:
+            The decoded answer, or None for an HTTP 204 the operation allows.
+        """
+        if self._transport.closed:
+            # Checked before stamping: a call that cannot start must neither
+            # spend a timestamp nor be logged as a completed call.
+            raise ClientClosedError("this GridyClient was closed; create a new one")
         started = time.perf_counter()
         stamp = self._stamper.next()
-        request = ApiRequest(
-            ref=ref,
-            utctime=stamp.utctime,
-            api_user=self._api_user,
-            type=operation.request_type,
-            body=body,
-        )
-        payload = encode_request(request, self._dialect)
+        payload = None
+        if body is not None:
+            request = ApiRequest(
+                ref=ref,
+                utctime=stamp.utctime,
+                api_user=self._api_user,
+                type=operation.request_type,
+                body=body,
+            )
+            payload = encode_request(request, self._dialect)
         url = self._base_url + operation.path
+        headers = self._signed_headers(stamp)
 
         raw: RawResponse | None = None
         outcome: str = "error"
         try:
-            raw = await self._transport.post(url, self._signed_headers(stamp), payload)
+            raw = await self._transport.request(operation.method, url, headers, payload)
             response = self._interpret(operation, raw)
-            outcome = str(response.code)
+            outcome = "no content" if response is None else str(response.code)
             return response
         except ApiError as exc:
-            outcome = str(exc.code)
+            outcome = type(exc).__name__ if exc.code is None else str(exc.code)
             raise
         except (TransportError, DecodeError) as exc:
             outcome = type(exc).__name__
             if operation.creates and not isinstance(exc, ConnectError):
                 raise OutcomeUnknownError(
-                    _unknown_message(operation, user, exc), operation=operation.name
+                    _unknown_message(operation, user or "", exc),
+                    operation=operation.name,
                 ) from exc
             raise
         finally:
             _log_call(operation, user, raw, outcome, started)
 
-    def _interpret(self, operation: _Operation, raw: RawResponse) -> ApiResponse:
+    def _interpret(self, operation: _Operation, raw: RawResponse) -> ApiResponse | None:
         if raw.status == 429:
             raise _rate_limited(raw)
+        if raw.status == 204 and operation.no_content_ok and not raw.body.strip():
+            return None
         response = decode_response(raw.status, raw.body)
         if response.code == operation.success_code:
             return response
@@ -397,7 +584,7 @@ class GridyClient:
                 server_id=response.server_id,
             )
         server_message = _text(response.message)
-        said = f"; Gridy said {server_message!r}" if server_message else ""
+        said = f"; Gridy said {server_message[:200]!r}" if server_message else ""
         raise info.outcome(
             f"{info.meaning} (code {info.code}, HTTP {response.http_status}): "
             f"{info.advice}{said}",
@@ -440,7 +627,7 @@ def _unknown_message(operation: _Operation, user: str, exc: Exception) -> str:
 
 def _log_call(
     operation: _Operation,
-    user: str,
+    user: str | None,
     raw: RawResponse | None,
     outcome: str,
     started: float,
@@ -452,7 +639,7 @@ def _log_call(
     logger.info(
         "%s for %s: HTTP %s, outcome %s, %.1f ms, attempt %d",
         operation.name,
-        _mask_email(user),
+        _mask_email(user) if user else "-",
         status,
         outcome,
         elapsed_ms,

@@ -119,7 +119,7 @@ class StampError(GridyError):
 
 
 class ClientClosedError(GridyError, RuntimeError):
-    """The client was used after :meth:`GridyClient.aclose`."""
+    """The client was used after :meth:`GridyClient.aclose`, or its session closed."""
 
 
 class TransportError(GridyError):
@@ -164,12 +164,22 @@ class DecodeError(GridyError):
     Attributes:
         field: Where in the body the problem is, as a dotted path.
         http_status: The HTTP status of the response.
+        challenge_id: When Gridy accepted a challenge but the rest of its
+            answer was unreadable, the id to follow or cancel it by.
     """
 
-    def __init__(self, message: str, *, field: str, http_status: int | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        http_status: int | None,
+        challenge_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.http_status = http_status
+        self.challenge_id = challenge_id
 
 
 class OutcomeUnknownError(GridyError):

@@ -16,16 +16,23 @@ import attrs
 __all__ = [
     "ApiRequest",
     "ApiResponse",
+    "BlockCheck",
+    "BlockedQuery",
     "CancelChallenge",
     "ChallengeAccepted",
     "ChallengeCancelled",
     "ChallengeExpiry",
+    "ChallengeState",
+    "ChallengeStatus",
     "ChallengeType",
     "ChallengeVerified",
     "NewChallenge",
     "RequestBody",
     "RequestType",
     "ServerTime",
+    "StatusQuery",
+    "VerifyChallenge",
+    "VerifyType",
     "WireDialect",
 ]
 
@@ -118,7 +125,42 @@ class CancelChallenge:
     status: str = "CANCEL"
 
 
-RequestBody = NewChallenge | CancelChallenge
+class VerifyType(str, enum.Enum):
+    """Who checks the auth code on a verify request."""
+
+    MANUAL = "MANUAL"
+    AUTO = "AUTO"
+
+
+@attrs.frozen
+class VerifyChallenge:
+    """The body of a verify request (type 170)."""
+
+    gridy_user: str
+    challenge_id: str
+    auth_code: str
+    verify_type: VerifyType | None = None
+
+
+@attrs.frozen
+class StatusQuery:
+    """The body of a challenge-status request (type 171)."""
+
+    gridy_user: str
+    challenge_id: str
+
+
+@attrs.frozen
+class BlockedQuery:
+    """The body of a block-rules check (type 950)."""
+
+    gridy_user: str
+    ip_address: str
+
+
+RequestBody = (
+    NewChallenge | CancelChallenge | VerifyChallenge | StatusQuery | BlockedQuery
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -211,6 +253,50 @@ class ChallengeVerified:
     """
 
     challenge_id: str
+    server_id: str | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+class ChallengeState(str, enum.Enum):
+    """Where a challenge stands, as the status endpoint reports it."""
+
+    PENDING = "PENDING"
+    VERIFIED = "VERIFIED"
+
+
+@attrs.frozen
+class ChallengeStatus:
+    """The answer of the status endpoint for one challenge.
+
+    A rejected, expired or cancelled challenge is not a status but an error:
+    `ChallengeRejectedError`, `ChallengeExpiredError`, `ChallengeCancelledError`.
+
+    Attributes:
+        challenge_id: The challenge asked about.
+        state: ``PENDING`` (HTTP 204: no answer yet) or ``VERIFIED`` (HTTP 200).
+        server_id: The server's id for the exchange, if it sent a body.
+        raw: The whole response body; empty for HTTP 204.
+    """
+
+    challenge_id: str
+    state: ChallengeState
+    server_id: str | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+@attrs.frozen
+class BlockCheck:
+    """The answer of the block-rules endpoint.
+
+    Attributes:
+        ip_address: The address checked.
+        blocked: Whether the account's own block rules refuse it (-6021).
+        server_id: The server's id for the exchange.
+        raw: The whole response body.
+    """
+
+    ip_address: str
+    blocked: bool
     server_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 

@@ -33,7 +33,7 @@ class RawResponse:
 
 
 class Transport:
-    """POSTs bytes over one aiohttp session.
+    """Sends requests over one aiohttp session.
 
     Args:
         session: A session to borrow; it is never closed here. When None, one
@@ -63,12 +63,17 @@ class Transport:
             # Created here rather than in __init__ so the session binds to the
             # loop that uses it, and constructing a client needs no loop.
             self._session = aiohttp.ClientSession()
+        if self._session.closed:
+            # aiohttp would raise a bare RuntimeError: keep it ours.
+            raise ClientClosedError(
+                "the aiohttp session given to this GridyClient was closed by its owner"
+            )
         return self._session
 
-    async def post(
-        self, url: str, headers: Mapping[str, str], body: bytes
+    async def request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
     ) -> RawResponse:
-        """Send one POST and read the whole answer, whatever its status.
+        """Send one request and read the whole answer, whatever its status.
 
         Raises:
             ClientClosedError: The transport was closed.
@@ -79,7 +84,8 @@ class Transport:
         try:
             # raise_for_status=False overrides a borrowed session's setting:
             # error answers carry the API code we need to read.
-            async with session.post(
+            async with session.request(
+                method,
                 url,
                 data=body,
                 headers=headers,
