@@ -1,14 +1,30 @@
-"""The gridy_async test kit: a local Gridy API sandbox.
+"""The gridy_async test kit: a local Gridy API sandbox you can script.
 
 ``GridySandbox`` checks signatures, nonces, timestamps and bodies the way
-Gridy does, and creates and cancels challenges::
+Gridy does, serves every endpoint, and lets tests script users, account
+states, block rules, faults and time::
 
     async with GridySandbox() as sandbox:
+        sandbox.script_user("ann@example.com", "approve", after=2)
         async with sandbox.client() as gridy:
             accepted = await gridy.send_challenge("ann@example.com")
-        assert sandbox.challenges_for("ann@example.com")
+        sandbox.assert_one_push("ann@example.com")
 """
 
-from ._sandbox import GridySandbox, ReceivedRequest, SandboxChallenge
+from ._faults import Fault, FaultKind
+from ._sandbox import ACCOUNT_STATES, API_USER_STATES, GridySandbox, ReceivedRequest
+from ._world import Answer, ChallengeFate, FakeClock, SandboxChallenge, UserScript
 
-__all__ = ["GridySandbox", "ReceivedRequest", "SandboxChallenge"]
+__all__ = [
+    "ACCOUNT_STATES",
+    "API_USER_STATES",
+    "Answer",
+    "ChallengeFate",
+    "FakeClock",
+    "Fault",
+    "FaultKind",
+    "GridySandbox",
+    "ReceivedRequest",
+    "SandboxChallenge",
+    "UserScript",
+]

@@ -28,12 +28,19 @@ _SIGNATURE = re.compile(r"[0-9a-f]{128}")
 
 
 class Rejection(Exception):
-    """A request the sandbox refuses, with the API code it answers."""
+    """A request the sandbox refuses, with the API code it answers.
 
-    def __init__(self, code: int, detail: str = "") -> None:
+    ``http_status`` overrides the registry's status for the code (the status
+    endpoint answers an unknown challenge with 404).
+    """
+
+    def __init__(
+        self, code: int, detail: str = "", *, http_status: int | None = None
+    ) -> None:
         super().__init__(code, detail)
         self.code = code
         self.detail = detail
+        self.http_status = http_status
 
 
 def _header(

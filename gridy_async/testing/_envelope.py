@@ -17,17 +17,29 @@ import attrs
 import email_validator
 
 from .._models import (
+    BlockedQuery,
     CancelChallenge,
     ChallengeExpiry,
     ChallengeType,
     NewChallenge,
     RequestType,
+    StatusQuery,
+    VerifyChallenge,
+    VerifyType,
     WireDialect,
 )
 from .._validation import MAX_EMAIL_LENGTH, MAX_REF_LENGTH
 from ._auth import Rejection
 
-__all__ = ["Envelope", "parse_envelope", "read_cancel", "read_new_challenge"]
+__all__ = [
+    "Envelope",
+    "parse_envelope",
+    "read_blocked",
+    "read_cancel",
+    "read_new_challenge",
+    "read_status",
+    "read_verify",
+]
 
 
 @attrs.frozen
@@ -164,11 +176,50 @@ def read_new_challenge(body: Mapping[str, Any]) -> NewChallenge:
 
 def read_cancel(body: Mapping[str, Any]) -> CancelChallenge:
     """Read a type-151 body."""
-    challenge_id = body.get("challengeId")
-    if not isinstance(challenge_id, str) or not challenge_id:
-        raise Rejection(-5075, "challengeId missing")
     return CancelChallenge(
-        challenge_id=challenge_id,
+        challenge_id=_challenge_id(body),
         gridy_user=_email(body),
         status=_status(body, "CANCEL", required=True),
     )
+
+
+def _challenge_id(body: Mapping[str, Any]) -> str:
+    challenge_id = body.get("challengeId")
+    if not isinstance(challenge_id, str) or not challenge_id:
+        raise Rejection(-5075, "challengeId missing")
+    return challenge_id
+
+
+def read_status(body: Mapping[str, Any]) -> StatusQuery:
+    """Read a type-171 body."""
+    return StatusQuery(gridy_user=_email(body), challenge_id=_challenge_id(body))
+
+
+def read_verify(body: Mapping[str, Any]) -> VerifyChallenge:
+    """Read a type-170 body."""
+    auth_code = body.get("authCode")
+    if not isinstance(auth_code, str) or not auth_code:
+        raise Rejection(-5075, "authCode missing")
+    verify_type = body.get("verifyType")
+    try:
+        kind = None if verify_type is None else VerifyType(verify_type)
+    except ValueError:
+        raise Rejection(-5075, "verifyType is neither MANUAL nor AUTO") from None
+    return VerifyChallenge(
+        gridy_user=_email(body),
+        challenge_id=_challenge_id(body),
+        auth_code=auth_code,
+        verify_type=kind,
+    )
+
+
+def read_blocked(body: Mapping[str, Any]) -> BlockedQuery:
+    """Read a type-950 body."""
+    ip_address = _optional_text(body, "ipAddress")
+    if ip_address is None:
+        raise Rejection(-5075, "ipAddress missing")
+    try:
+        ipaddress.IPv4Address(ip_address)
+    except ValueError:
+        raise Rejection(-5075, "ipAddress is not an IPv4 address") from None
+    return BlockedQuery(gridy_user=_email(body), ip_address=ip_address)
