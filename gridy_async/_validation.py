@@ -56,7 +56,8 @@ def check_credential(field: str, value: object, *, secret: bool = False) -> str 
 
 
 @functools.lru_cache(maxsize=4096)
-def _email_problem(value: str) -> str | None:
+def email_problem(value: str) -> str | None:
+    """What is wrong with an e-mail address's syntax, or None if nothing is."""
     # Batches send to the same users again and again; the syntax check is
     # the priciest step of a call, so its verdicts are remembered.
     try:
@@ -75,7 +76,7 @@ def check_email(value: object, field: str = "user") -> str:
             field,
             f"is {len(value)} characters long; Gridy takes at most {MAX_EMAIL_LENGTH}",
         )
-    problem = _email_problem(value)
+    problem = email_problem(value)
     if problem is not None:
         raise ValidationError(
             field, f"{value!r} is not a valid e-mail address: {problem}"

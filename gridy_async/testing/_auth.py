@@ -9,6 +9,7 @@ a reused nonce (-4034) and a reused timestamp (-4035).
 
 from __future__ import annotations
 
+import collections
 import hmac
 import re
 from collections.abc import Mapping
@@ -127,24 +128,28 @@ class ReplayGuard:
     """Remembers nonces and timestamps per API user for the tolerance window.
 
     Anything older than the window fails the drift check anyway, so entries
-    are forgotten once they fall out of it.
+    are forgotten, oldest first, once they fall out of it.
     """
 
     def __init__(self) -> None:
-        self._nonces: dict[tuple[str, str], int] = {}
+        self._nonces: set[tuple[str, str]] = set()
         self._times: set[tuple[str, int]] = set()
+        self._arrivals: collections.deque[tuple[int, str, str]] = collections.deque()
 
     def check(self, api_user: str, utctime: int, cnonce: str, now_ms: int) -> None:
         """Record one request, or raise `Rejection` if it repeats an earlier one."""
-        if len(self._nonces) > 10_000:
-            self._forget_before(now_ms - CLOCK_TOLERANCE_MS)
+        self._forget_before(now_ms - CLOCK_TOLERANCE_MS)
         if (api_user, cnonce) in self._nonces:
             raise Rejection(-4034, "nonce reused")
         if (api_user, utctime) in self._times:
             raise Rejection(-4035, "timestamp reused")
-        self._nonces[(api_user, cnonce)] = utctime
+        self._nonces.add((api_user, cnonce))
         self._times.add((api_user, utctime))
+        self._arrivals.append((utctime, api_user, cnonce))
 
     def _forget_before(self, cutoff_ms: int) -> None:
-        self._nonces = {k: t for k, t in self._nonces.items() if t >= cutoff_ms}
-        self._times = {k for k in self._times if k[1] >= cutoff_ms}
+        arrivals = self._arrivals
+        while arrivals and arrivals[0][0] < cutoff_ms:
+            utctime, api_user, cnonce = arrivals.popleft()
+            self._nonces.discard((api_user, cnonce))
+            self._times.discard((api_user, utctime))

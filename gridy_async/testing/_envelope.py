@@ -14,7 +14,6 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
-import email_validator
 
 from .._models import (
     BlockedQuery,
@@ -28,7 +27,7 @@ from .._models import (
     VerifyType,
     WireDialect,
 )
-from .._validation import MAX_EMAIL_LENGTH, MAX_REF_LENGTH
+from .._validation import MAX_EMAIL_LENGTH, MAX_REF_LENGTH, email_problem
 from ._auth import Rejection
 
 __all__ = [
@@ -110,10 +109,8 @@ def _email(body: Mapping[str, Any]) -> str:
         raise Rejection(-5077, "gridyUser missing")
     if not isinstance(user, str) or len(user) > MAX_EMAIL_LENGTH:
         raise Rejection(-5079, "gridyUser is not a valid e-mail address")
-    try:
-        email_validator.validate_email(user, check_deliverability=False)
-    except email_validator.EmailNotValidError:
-        raise Rejection(-5079, "gridyUser is not a valid e-mail address") from None
+    if email_problem(user) is not None:
+        raise Rejection(-5079, "gridyUser is not a valid e-mail address")
     return user
 
 

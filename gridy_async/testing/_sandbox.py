@@ -22,7 +22,7 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -83,13 +83,16 @@ class ReceivedRequest:
         method: The HTTP method.
         headers: The request headers.
         body: The raw request body.
-        code: The API code answered, or the HTTP status when there was none.
+        code: The API code answered, or the HTTP status when there was none
+            (429, 204, 502); 0 when the connection was dropped unanswered.
+            A fault striking after processing leaves the code the sandbox
+            decided on, whatever became of the answer.
         fault: The fault that struck it, if any.
     """
 
     endpoint: str
     method: str
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     body: bytes
     code: int
     fault: FaultKind | None = None
@@ -105,7 +108,9 @@ def render_qr_png(content: str) -> bytes:
     import segno  # optional dependency: the sandbox extra
 
     buffer = io.BytesIO()
-    segno.make(content, error="m").save(buffer, kind="png", scale=4, border=4)
+    # make_qr: segno.make picks a Micro QR for short content, which phones
+    # rarely scan.
+    segno.make_qr(content, error="m").save(buffer, kind="png", scale=4, border=4)
     return buffer.getvalue()
 
 
@@ -156,6 +161,7 @@ class GridySandbox:
         self.requests: list[ReceivedRequest] = []
 
         self._accounts = {api_user: ApiUserAccount(self.api_secret.encode())}
+        self._secrets = {api_user: self.api_secret.encode()}
         self._account_states: dict[str, int] = {}
         self._scripts: dict[str, UserScript] = {}
         self._faults: list[Fault] = []
@@ -190,8 +196,11 @@ class GridySandbox:
         """Start listening."""
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        try:
+            await web.TCPSite(self._runner, self._host, self._port).start()
+        except BaseException:
+            await self.stop()  # the port is taken: leave nothing half-started
+            raise
         host, port = self._runner.addresses[0][:2]
         host = f"[{host}]" if ":" in host else host
         self._url = f"http://{host}:{port}"
@@ -230,6 +239,7 @@ class GridySandbox:
         """Accept another API user; return its secret (random when None)."""
         secret = api_secret or secrets.token_urlsafe(32)
         self._accounts[api_user] = ApiUserAccount(secret.encode())
+        self._secrets[api_user] = secret.encode()
         return secret
 
     def _account(self, api_user: str | None) -> ApiUserAccount:
@@ -357,7 +367,7 @@ class GridySandbox:
     # --- The app ---------------------------------------------------------
 
     def _make_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._internal_errors])
+        app = web.Application()
         routes: list[tuple[str, Handler, tuple[RequestType, ...]]] = [
             ("challenge", self._challenge, _CHALLENGE_TYPES),
             ("status", self._status, (RequestType.STATUS,)),
@@ -374,20 +384,6 @@ class GridySandbox:
         app.router.add_get("/qr/{challenge_id}.png", self._qr_image)
         return app
 
-    @web.middleware
-    async def _internal_errors(
-        self,
-        request: web.Request,
-        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-    ) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except web.HTTPException:
-            raise
-        except Exception:
-            logger.exception("sandbox failed on %s", request.path)
-            return self._answer(-5000, WireDialect.DOCUMENTED)
-
     def _answer(
         self,
         code: int,
@@ -403,7 +399,7 @@ class GridySandbox:
         sdk = dialect is WireDialect.SDK
         kind = "error" if info.is_error else "status"
         body = {
-            "id": uuid.uuid4().hex,
+            "id": secrets.token_hex(16),
             "utcTime" if sdk else "utctime": int(self.clock() * 1000),
             "status": status,
             "code": code,
@@ -423,10 +419,11 @@ class GridySandbox:
         async def serve(request: web.Request) -> web.StreamResponse:
             raw = await request.read()
             number = self._counts[name] = self._counts.get(name, 0) + 1
-            fault = self._fault_for(name, number, _peek_user(raw))
+            fault = self._fault_for(name, number, raw) if self._faults else None
             if fault is not None and fault.kind.strikes_before:
-                self._record(name, request, raw, 0, fault)
-                return await self._strike_before(request, fault)
+                code, struck = self._strike_before(request, raw, fault)
+                self._record(name, request, raw, code, fault)
+                return struck
 
             code, response = await self._process(
                 name, handler, types, request, raw, body
@@ -463,6 +460,10 @@ class GridySandbox:
             code, message, status = await handler(api_user, envelope, request)
         except Rejection as rejection:
             code, message, status = rejection.code, None, rejection.http_status
+        except Exception:
+            # A sandbox bug answers as Gridy's own internal error would.
+            logger.exception("sandbox failed on %s", request.path)
+            code, message, status = -5000, None, None
 
         if status == 204:
             return 204, web.Response(status=204)
@@ -470,8 +471,7 @@ class GridySandbox:
 
     def _authenticated(self, request: web.Request) -> str:
         now = int(self.clock() * 1000)
-        secrets_by_user = {user: a.secret for user, a in self._accounts.items()}
-        api_user, utctime, cnonce = authenticate(request.headers, secrets_by_user, now)
+        api_user, utctime, cnonce = authenticate(request.headers, self._secrets, now)
         self._replays.check(api_user, utctime, cnonce, now)
         state = self._accounts[api_user].state
         if state is not None:
@@ -489,7 +489,7 @@ class GridySandbox:
         received = ReceivedRequest(
             name,
             request.method,
-            dict(request.headers),
+            request.headers,
             raw,
             code,
             fault.kind if fault else None,
@@ -498,23 +498,26 @@ class GridySandbox:
 
     # --- Faults ----------------------------------------------------------
 
-    def _fault_for(self, name: str, number: int, user: str | None) -> Fault | None:
+    def _fault_for(self, name: str, number: int, raw: bytes) -> Fault | None:
+        user = _peek_user(raw)
         for fault in self._faults:
             if fault.matches(name, number, user, self._chance):
                 fault.fired += 1
                 return fault
         return None
 
-    async def _strike_before(
-        self, request: web.Request, fault: Fault
-    ) -> web.StreamResponse:
+    def _strike_before(
+        self, request: web.Request, raw: bytes, fault: Fault
+    ) -> tuple[int, web.StreamResponse]:
+        """The code to record (0: no answer at all) and what to send."""
         if fault.kind is FaultKind.INTERNAL_ERROR:
-            return self._answer(fault.code, sniff_dialect(await request.read()))
+            return fault.code, self._answer(fault.code, sniff_dialect(raw))
         if fault.kind is FaultKind.BAD_GATEWAY:
-            return web.Response(
+            page = web.Response(
                 status=502, body=_BAD_GATEWAY_PAGE, content_type="text/html"
             )
-        return _drop(request)
+            return 502, page
+        return 0, _drop(request)
 
     async def _strike_after(
         self, request: web.Request, fault: Fault, response: web.Response
