@@ -100,7 +100,7 @@ async def _run(requests: int, rounds: int, concurrency: int) -> float:
     servers = {kind: _start(kind, secret) for kind in ("bare", "sandbox")}
     ratios = []
     try:
-        for kind, (process, url) in servers.items():  # warm up
+        for process, url in servers.values():  # warm up
             await _measure(process, url, secret, 300, concurrency)
         for _ in range(rounds):
             results = {
