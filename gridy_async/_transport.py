@@ -81,6 +81,14 @@ class Transport:
                 request got.
         """
         session = self._get_session()
+        # aiohttp silently resends an idempotent request (our only one is the
+        # time GET), unchanged, when the connection drops (aio-libs/aiohttp
+        # #10790); Gridy answers a repeated nonce with -4034 (FACTS.md,
+        # "Signing"). A session we own refuses the resend. Per-call
+        # middlewares would replace a borrowed session's own, so those are
+        # left as their owner set them up.
+        guard = self._owns_session and method == "GET"
+        middlewares = (_one_attempt(),) if guard else None
         try:
             # raise_for_status=False overrides a borrowed session's setting:
             # error answers carry the API code we need to read.
@@ -92,6 +100,7 @@ class Transport:
                 timeout=self._timeout,
                 raise_for_status=False,
                 allow_redirects=False,
+                middlewares=middlewares,
             ) as response:
                 payload = await response.read()
                 return RawResponse(response.status, response.headers, payload)
@@ -124,3 +133,23 @@ class Transport:
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+
+
+def _one_attempt() -> aiohttp.ClientMiddlewareType:
+    """A middleware letting one request through once: a resend fails instead."""
+    attempts = 0
+
+    async def middleware(
+        request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1:
+            # Raised where aiohttp expects it, so it surfaces (and is
+            # translated) like the disconnect that prompted the resend.
+            raise aiohttp.ServerDisconnectedError(
+                "the server closed the connection; a signed request is not resent"
+            )
+        return await handler(request)
+
+    return middleware

@@ -34,6 +34,7 @@ from .._codes import lookup_code
 from .._models import RequestType, WireDialect
 from .._stamps import Stamper
 from ._auth import Rejection, ReplayGuard, authenticate
+from ._console import add_console_routes
 from ._envelope import (
     Envelope,
     parse_envelope,
@@ -382,6 +383,7 @@ class GridySandbox:
         time_get = self._endpoint("time", self._time, (), body=False)
         app.router.add_get("/v1/svc/time", time_get)
         app.router.add_get("/qr/{challenge_id}.png", self._qr_image)
+        add_console_routes(app, self)
         return app
 
     def _answer(
