@@ -12,6 +12,7 @@ states, block rules, faults and time::
 """
 
 from ._faults import Fault, FaultKind
+from ._mock import GridyMock, MockRequest
 from ._sandbox import ACCOUNT_STATES, API_USER_STATES, GridySandbox, ReceivedRequest
 from ._world import Answer, ChallengeFate, FakeClock, SandboxChallenge, UserScript
 
@@ -23,7 +24,9 @@ __all__ = [
     "FakeClock",
     "Fault",
     "FaultKind",
+    "GridyMock",
     "GridySandbox",
+    "MockRequest",
     "ReceivedRequest",
     "SandboxChallenge",
     "UserScript",
