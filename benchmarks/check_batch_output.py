@@ -9,19 +9,21 @@ than one, or if an output line names a row the input does not have.
 from __future__ import annotations
 
 import collections
-import csv
 import json
 import sys
 
+from gridy_async._batch import read_rows
+
 
 def main(users_path: str, results_path: str) -> int:
-    with open(users_path, newline="", encoding="utf-8") as users:
-        rows = sum(1 for _ in csv.DictReader(users))
+    # Rows are named by the file line they start on, as the batch reads them.
+    with open(users_path, "rb") as users:
+        expected = {row.line for row in read_rows(users)}
+    rows = len(expected)
     with open(results_path, encoding="utf-8") as results:
         lines = [json.loads(line) for line in results if line.strip()]
 
     seen = collections.Counter(record["line"] for record in lines)
-    expected = set(range(2, rows + 2))  # line 1 is the header
     missing = sorted(expected - seen.keys())
     twice = sorted(line for line, count in seen.items() if count > 1)
     unknown = sorted(seen.keys() - expected)
