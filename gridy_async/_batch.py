@@ -429,6 +429,10 @@ class _Batch:
     async def work(self) -> None:
         """Pull rows and settle them until none are left."""
         while (pulled := await self._pull()) is not None:
+            # Invalid rows, and sends refused before any I/O, never reach an
+            # await that suspends: yield once a row, so signals, cancellation
+            # and the other workers are served even in a long run of them.
+            await asyncio.sleep(0)
             row, problem = pulled
             if problem is None:
                 await self._send(row)

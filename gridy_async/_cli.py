@@ -464,6 +464,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         rows = _rows_of(source, args.csv)
         total = _count_rows(args.csv) if progress else None
         overwrite = args.overwrite or args.sandbox
+        _check_not_same_file(args.csv, args.out)
         output = _create_output(args.out, overwrite=overwrite)
         with output as out, _progress_bar(total, progress) as bar:
             summary = BatchSummary()
@@ -499,6 +500,13 @@ def _rows_of(source: IO[bytes], path: str) -> Iterator[BatchRow]:
 def _count_rows(path: str) -> int:
     with open(path, "rb") as source:
         return sum(1 for _ in read_rows(source))
+
+
+def _check_not_same_file(users: str, out: str) -> None:
+    # Writing results over the file being read would read them back as rows.
+    with contextlib.suppress(OSError):
+        if os.path.samefile(users, out):
+            raise _Failure(f"--out {out} is the users file itself", EXIT_USAGE)
 
 
 def _create_output(path: str, *, overwrite: bool) -> IO[str]:

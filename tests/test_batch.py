@@ -527,3 +527,22 @@ async def test_example_file_against_the_sandbox(
     assert len(accepted) == 43
     assert {o.challenge_id for o in accepted} == set(sandbox.challenges)
     assert summary.definite
+
+
+async def test_a_long_run_of_invalid_rows_can_still_be_cancelled() -> None:
+    """Rows that never reach I/O still yield to the loop, so a cancel lands."""
+    rows = (
+        BatchRow(line=n, user="", problem="user: the e-mail cell is empty")
+        for n in range(2, 1_000_002)
+    )
+    summary = BatchSummary()
+    task = asyncio.create_task(run_batch(FakeClient(), rows, summary=summary))
+
+    for _ in range(50):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert 0 < summary.total < 1_000_000
+    assert summary.interrupted

@@ -581,3 +581,17 @@ def test_sandbox_command_serves_until_interrupted() -> None:
     assert lines[0].startswith("Gridy sandbox listening on http://127.0.0.1:")
     assert challenge_id
     assert child.returncode == 0, err
+
+
+def test_batch_refuses_to_write_over_its_own_users_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out naming the users file is a usage error; the file is left as it was."""
+    users = tmp_path / "users.csv"
+    users.write_text("email\nann@example.com\n", encoding="utf-8")
+
+    status = main(["batch", str(users), "--sandbox", "--out", str(users)])
+
+    assert status == 2
+    assert "is the users file itself" in capsys.readouterr().err
+    assert users.read_text(encoding="utf-8") == "email\nann@example.com\n"

@@ -572,7 +572,7 @@ class GridySandbox:
         )
         self.challenges[challenge.challenge_id] = challenge
 
-        qr_url = f"{request.url.origin()}/qr/{challenge.challenge_id}.png"
+        qr_url = f"{request.scheme}://{request.host}/qr/{challenge.challenge_id}.png"
         message = {"challengeId": challenge.challenge_id, "challengeQRcodeUrl": qr_url}
         if body.enable_qr_code:
             png = await self._qr_png(challenge)
