@@ -38,6 +38,7 @@ from ._errors import (
     ValidationError,
 )
 from ._models import ChallengeAccepted, ChallengeType
+from ._validation import check_email, check_enum, check_ipv4, check_ref
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -321,7 +322,10 @@ def _make_row(
 ) -> BatchRow:
     def cell(field: str) -> str:
         index = columns.get(field)
-        return cells[index].strip() if index is not None and index < len(cells) else ""
+        text = cells[index].strip() if index is not None and index < len(cells) else ""
+        # Undecodable bytes (kept as lone surrogates) become U+FFFD, so the
+        # row's outcome can still be written as UTF-8.
+        return _NOT_UTF8.sub("\ufffd", text)
 
     problem = None
     if len(cells) != width:
@@ -452,6 +456,13 @@ class _Batch:
     def _screen(self, row: BatchRow) -> str | None:
         if row.problem is not None:
             return row.problem
+        # Checked here as the client would check them, so that only a row
+        # that will really be sent claims its address: an invalid row must
+        # not make a later, valid row for the same user a duplicate.
+        try:
+            _check_row(row)
+        except ValidationError as exc:
+            return str(exc)
         key = row.user.casefold()
         first = self._first_line.setdefault(key, row.line)
         if first != row.line:
@@ -508,6 +519,14 @@ def _outcome(row: BatchRow, kind: OutcomeKind, **details: Any) -> RowOutcome:
     return RowOutcome(
         line=row.line, user=row.user or None, ref=row.ref, outcome=kind, **details
     )
+
+
+def _check_row(row: BatchRow) -> None:
+    check_email(row.user)
+    check_ref(row.ref)
+    check_ipv4(row.ip_address)
+    if row.challenge_type is not None:
+        check_enum(ChallengeType, row.challenge_type, "challenge_type")
 
 
 def _invalid(row: BatchRow, problem: str) -> RowOutcome:

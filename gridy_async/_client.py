@@ -153,6 +153,9 @@ _BLOCKED = _Operation(
     success_code=200,
 )
 
+# The spec gives no limit for a profile name; this one only stops accidents.
+MAX_PROFILE_LENGTH = 255
+
 _USER_AGENT = (
     f"gridy_async/{__version__} Python/{sys.version_info[0]}.{sys.version_info[1]}"
 )
@@ -171,8 +174,16 @@ class _Secret:
         return "<secret>"
 
 
-def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
-    parts = urllib.parse.urlsplit(base_url)
+def _check_base_url(base_url: object, *, allow_insecure_http: bool) -> str:
+    if not isinstance(base_url, str):
+        raise ConfigurationError(
+            f"base_url must be text, got {type(base_url).__name__}"
+        )
+    try:
+        parts = urllib.parse.urlsplit(base_url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise ConfigurationError(f"base_url {base_url!r} is malformed: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"base_url {base_url!r} is not an http(s) URL")
     if parts.query or parts.fragment or parts.username or parts.password:
@@ -193,6 +204,16 @@ def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
                 "allow_insecure_http=True if you really mean it"
             )
     return base_url.rstrip("/")
+
+
+def _check_seconds(name: str, value: object) -> None:
+    # Never None: a call without a time limit could hang a request handler.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < float("inf")
+    ):
+        raise ConfigurationError(f"{name} must be a positive number of seconds")
 
 
 def _mask_email(address: str) -> str:
@@ -250,8 +271,12 @@ class GridyClient:
             self._dialect = check_enum(WireDialect, dialect, "dialect")
         except ValidationError as exc:
             raise ConfigurationError(str(exc)) from None
-        if not timeout > 0 or not connect_timeout > 0:
-            raise ConfigurationError("timeout and connect_timeout must be positive")
+        _check_seconds("timeout", timeout)
+        _check_seconds("connect_timeout", connect_timeout)
+        if stamper is not None and not isinstance(stamper, Stamper):
+            raise ConfigurationError(
+                f"stamper must be a Stamper, got {type(stamper).__name__}"
+            )
 
         self._stamper = stamper if stamper is not None else Stamper.shared(api_user)
         self._transport = Transport(
@@ -356,7 +381,11 @@ class GridyClient:
             challenge_expiry=check_enum(ChallengeExpiry, expiry, "expiry"),
             enable_qr_code=_check_flag(enable_qr_code, "enable_qr_code"),
             enable_auto_verify=_check_flag(enable_auto_verify, "enable_auto_verify"),
-            profile=None if profile is None else check_text(profile, "profile"),
+            profile=(
+                None
+                if profile is None
+                else check_text(profile, "profile", max_length=MAX_PROFILE_LENGTH)
+            ),
             ip_address=check_ipv4(ip_address),
         )
         response = await self._call(_SEND, body, check_ref(ref), user)
@@ -485,7 +514,8 @@ class GridyClient:
             an error).
         """
         address = check_ipv4(ip_address)
-        assert address is not None
+        if address is None:
+            raise ValidationError("ip_address", "is required: the address to check")
         body = BlockedQuery(gridy_user=check_email(user), ip_address=address)
         try:
             response = await self._call(_BLOCKED, body, check_ref(ref), user)

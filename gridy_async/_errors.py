@@ -7,6 +7,7 @@
     ├── ValidationError             an argument is invalid; nothing was sent
     ├── StampError                  the clock stepped back too far to sign
     ├── ClientClosedError           the client was used after aclose()
+    ├── EventLoopError              the client was used from another event loop
     ├── TransportError              no usable answer came back
     │   ├── ConnectError            the server was not reached; nothing was sent
     │   ├── RequestTimeoutError     no answer in time
@@ -72,6 +73,7 @@ __all__ = [
     "ConnectError",
     "ConnectionLostError",
     "DecodeError",
+    "EventLoopError",
     "GridyError",
     "IPBlockedError",
     "InternalServerError",
@@ -120,6 +122,14 @@ class StampError(GridyError):
 
 class ClientClosedError(GridyError, RuntimeError):
     """The client was used after :meth:`GridyClient.aclose`, or its session closed."""
+
+
+class EventLoopError(GridyError, RuntimeError):
+    """The client was used from another event loop than the one it first ran in.
+
+    Its aiohttp session belongs to that loop; create one client per loop (for
+    example, one per ``asyncio.run``).
+    """
 
 
 class TransportError(GridyError):

@@ -17,6 +17,7 @@ from ._errors import (
     ClientClosedError,
     ConnectError,
     ConnectionLostError,
+    EventLoopError,
     RequestTimeoutError,
 )
 
@@ -55,10 +56,19 @@ class Transport:
             total=timeout, connect=min(connect_timeout, timeout)
         )
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
             raise ClientClosedError("this GridyClient was closed; create a new one")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise EventLoopError(
+                "this GridyClient first ran in another event loop, which owns its "
+                "connections; create one client per event loop (per asyncio.run)"
+            )
         if self._session is None:
             # Created here rather than in __init__ so the session binds to the
             # loop that uses it, and constructing a client needs no loop.
@@ -105,9 +115,17 @@ class Transport:
                 payload = await response.read()
                 return RawResponse(response.status, response.headers, payload)
         except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(f"could not connect to {url}: {exc}") from exc
+            raise ConnectError(
+                f"could not connect to {url} ({exc}); nothing was sent: check the "
+                "base URL and the network, then try again"
+            ) from exc
         except aiohttp.ConnectionTimeoutError as exc:
-            raise ConnectError(f"timed out connecting to {url}") from exc
+            # aiohttp counts waiting for a free pooled connection here too.
+            raise ConnectError(
+                f"no connection to {url} within {self._timeout.connect} s (connecting, "
+                "or waiting for one of the session's pooled connections); nothing "
+                "was sent: check the network, or send fewer requests at once"
+            ) from exc
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise RequestTimeoutError(
                 f"{url} did not answer within {self._timeout.total} s"
@@ -130,7 +148,10 @@ class Transport:
     async def aclose(self) -> None:
         """Close the session if this transport created it."""
         self._closed = True
-        if self._owns_session and self._session is not None:
+        same_loop = self._loop is None or self._loop is asyncio.get_running_loop()
+        # A session of a loop that has gone cannot be closed from this one;
+        # its connections went with that loop.
+        if self._owns_session and self._session is not None and same_loop:
             await self._session.close()
         self._session = None
 

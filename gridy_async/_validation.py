@@ -89,7 +89,7 @@ def check_text(value: object, field: str, *, max_length: int | None = None) -> s
     if not isinstance(value, str):
         raise ValidationError(field, f"must be text, got {type(value).__name__}")
     if not value.strip():
-        raise ValidationError(field, "must not be empty")
+        raise ValidationError(field, "must not be empty or only white space")
     if _CONTROL.search(value):
         raise ValidationError(field, f"{value!r:.40} contains a control character")
     if max_length is not None and len(value) > max_length:

@@ -546,3 +546,48 @@ async def test_a_long_run_of_invalid_rows_can_still_be_cancelled() -> None:
 
     assert 0 < summary.total < 1_000_000
     assert summary.interrupted
+
+
+async def test_an_invalid_row_does_not_make_a_later_valid_row_a_duplicate() -> None:
+    """Only a row that is really sent claims its address for the run."""
+    rows = read_rows(
+        io.BytesIO(
+            b"email,ref\n"
+            b"ann@example.com,this-reference-is-far-too-long-for-gridy\n"
+            b"ann@example.com,R2\n"
+        )
+    )
+    client = FakeClient()
+    outcomes: list[RowOutcome] = []
+
+    await run_batch(client, rows, on_outcome=outcomes.append)
+
+    by_line = {o.line: o for o in outcomes}
+    assert by_line[2].outcome == "invalid"
+    assert "ref" in (by_line[2].message or "")
+    assert by_line[3].outcome == "accepted"
+    assert client.sent == ["ann@example.com"]
+
+
+async def test_a_row_that_is_not_utf8_is_recorded_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Undecodable bytes make one invalid row, written as UTF-8; others are sent."""
+    raw = (
+        b"email,ref\nann@example.com,R1\n\xff\xfe@example.com,R2\nbob@example.com,R3\n"
+    )
+    out = tmp_path / "out.jsonl"
+    client = FakeClient()
+
+    with out.open("w", encoding="utf-8") as stream:
+        summary = await run_batch(
+            client, read_rows(io.BytesIO(raw)), on_outcome=JsonLinesWriter(stream)
+        )
+
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["outcome"] for r in sorted(lines, key=lambda r: r["line"])] == [
+        "accepted",
+        "invalid",
+        "accepted",
+    ]
+    assert summary.definite

@@ -202,7 +202,7 @@ def _render_row(challenge: SandboxChallenge, now: float) -> str:
         f'<td class="user">{_text(challenge.user)}</td>'
         f"<td>{_text(challenge.challenge_type.value)}</td>"
         f"<td>{_text(challenge.ref or '')}</td>"
-        f'<td class="when">{_expiry(challenge, now)}</td>'
+        f'<td class="when">{_expiry(challenge, fate, now)}</td>'
         f'<td><span class="state {fate.value}">{fate.value}</span></td>'
         f'<td><img src="/qr/{quoted_id}.png" alt="QR code" width="80" height="80"'
         ' loading="lazy"></td>'
@@ -229,11 +229,11 @@ def _answer_cell(
     return ""
 
 
-def _expiry(challenge: SandboxChallenge, now: float) -> str:
-    """When it expires, and how long is left while that matters."""
+def _expiry(challenge: SandboxChallenge, fate: ChallengeFate, now: float) -> str:
+    """When it expires, and how long is left while that matters (pending)."""
     at = _clock_time(challenge.expires_at)
     left = int(challenge.expires_at - now)
-    if left <= 0:
+    if left <= 0 or fate is not ChallengeFate.PENDING:
         return at
     minutes, seconds = divmod(left, 60)
     return f"{at}<br>({minutes}m {seconds:02d}s left)"
