@@ -9,7 +9,6 @@ lower-case hex characters. Method, path, body and api user are not signed
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 __all__ = ["ALGORITHM", "SIGNED_HEADERS", "authorization_header", "signature"]
@@ -34,7 +33,8 @@ def signature(secret: str | bytes, utctime: int | str, cnonce: str) -> str:
         128 lower-case hexadecimal characters.
     """
     message = f"x-gridy-utctime: {utctime}\nx-gridy-cnonce: {cnonce}"
-    return hmac.new(_key(secret), message.encode("utf-8"), hashlib.sha512).hexdigest()
+    # hmac.digest is the one-shot C path: the same MAC as hmac.new, cheaper.
+    return hmac.digest(_key(secret), message.encode("utf-8"), "sha512").hex()
 
 
 def authorization_header(api_user: str, signature: str) -> str:

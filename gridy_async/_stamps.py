@@ -12,7 +12,10 @@ beyond one per millisecond, plus however far the clock stepped backwards.
 The server tolerates 15 minutes of drift (-4036), so the lead is capped at
 ``max_lead_ms`` (60 seconds by default): a stamp that would need more raises
 :class:`~gridy_async.StampError` instead of being sent to certain rejection.
-The lead then shrinks by itself as the clock catches up.
+The lead then shrinks by itself as the clock catches up. Only a clock that
+stepped back about that far reaches the cap, or a minute of signing faster
+than 1,000 requests a second for one API user (Gridy allows 200-300 a
+minute).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import io
 import ipaddress
 import json
@@ -142,6 +143,8 @@ class GridySandbox:
         rate_limit: Requests per minute per endpoint before HTTP 429; None
             for no limit (Gridy's free plan allows 200, paid plans 300).
         seed: Seeds the generator behind probabilistic faults.
+        history: How many of the latest requests `requests` keeps; None keeps
+            them all (a long load test then grows without bound).
     """
 
     def __init__(
@@ -154,12 +157,15 @@ class GridySandbox:
         clock: Callable[[], float] = time.time,
         rate_limit: int | None = None,
         seed: int | None = None,
+        history: int | None = 10_000,
     ) -> None:
         self.api_user = api_user
         self.api_secret = api_secret or secrets.token_urlsafe(32)
         self.clock = clock
         self.challenges: dict[str, SandboxChallenge] = {}
-        self.requests: list[ReceivedRequest] = []
+        self.requests: collections.deque[ReceivedRequest] = collections.deque(
+            maxlen=history
+        )
 
         self._accounts = {api_user: ApiUserAccount(self.api_secret.encode())}
         self._secrets = {api_user: self.api_secret.encode()}
