@@ -9,9 +9,7 @@ import hmac
 import json
 import logging
 import socket
-import struct
 import uuid
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -22,6 +20,7 @@ from aiohttp import web
 from aioresponses import aioresponses
 from aioresponses.core import RequestCall
 from multidict import CIMultiDict, CIMultiDictProxy
+from pngs import tiny_png
 from yarl import URL
 
 from gridy_async import (
@@ -71,22 +70,6 @@ T0_MS = 1_734_732_919_817
 USER = "ann@example.com"
 MASKED_USER = "a***@example.com"
 JSON_TYPE = "application/json; charset=utf-8"
-
-
-def tiny_png() -> bytes:
-    """Return a valid 1x1 grey PNG, built by hand."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
-        + chunk(b"IEND", b"")
-    )
 
 
 PNG = tiny_png()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import struct
-import zlib
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from pngs import tiny_png
 
 from gridy_async import (
     ChallengeExpiry,
@@ -36,22 +35,6 @@ from gridy_async._wire import (
 UTCTIME = 1734732919817
 API_USER = "123456789"
 PREFIX = "data:image/png;base64,"
-
-
-def tiny_png() -> bytes:
-    """Return a valid 1x1 grey PNG, built by hand."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
-        + chunk(b"IEND", b"")
-    )
 
 
 PNG = tiny_png()
