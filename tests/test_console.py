@@ -448,7 +448,10 @@ async def click_and_wait(
     browser: WebDriver, challenge_id: str, button: str, state: str
 ) -> None:
     """Click a row's button and wait for the reloaded row to show ``state``."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -461,9 +464,9 @@ async def click_and_wait(
         row = browser.find_element(By.ID, f"c-{challenge_id}")
         row.find_element(By.CSS_SELECTOR, f"button.{button}").click()
         # The old page goes first; only then is the row worth reading.
-        wait = WebDriverWait(
-            browser, 10, ignored_exceptions=(StaleElementReferenceException,)
-        )
+        # While the new page loads, the row may be missing or stale.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        wait = WebDriverWait(browser, 10, ignored_exceptions=ignored)
         wait.until(expected_conditions.staleness_of(row))
         wait.until(shows_state)
 
