@@ -602,22 +602,23 @@ class GridyClient:
             return response
 
         info = lookup_code(response.code)
-        if not info.is_error:
-            # A known success code, but not this operation's: unexpected shape.
-            raise UnknownCodeError(
-                f"{operation.name} expected code {operation.success_code} but got "
-                f"{response.code} ({info.meaning})",
-                http_status=response.http_status,
-                code=response.code,
-                server_message=_text(response.message),
-                more_info=response.more_info,
-                server_id=response.server_id,
-            )
         server_message = _text(response.message)
-        said = f"; Gridy said {server_message[:200]!r}" if server_message else ""
-        raise info.outcome(
-            f"{info.meaning} (code {info.code}, HTTP {response.http_status}): "
-            f"{info.advice}{said}",
+        error: type[ApiError] = info.outcome
+        if info.is_error:
+            said = f"; Gridy said {server_message[:200]!r}" if server_message else ""
+            message = (
+                f"{info.meaning} (code {info.code}, HTTP {response.http_status}): "
+                f"{info.advice}{said}"
+            )
+        else:
+            # A known success code, but not this operation's.
+            error = UnknownCodeError
+            message = (
+                f"{operation.name} expected code {operation.success_code} but got "
+                f"{response.code} ({info.meaning})"
+            )
+        raise error(
+            message,
             http_status=response.http_status,
             code=response.code,
             server_message=server_message,
