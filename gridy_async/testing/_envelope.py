@@ -8,10 +8,11 @@ missing user (-5077) and an invalid e-mail address (-5079).
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import json
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -49,6 +50,28 @@ class Envelope:
     ref: str | None
     dialect: WireDialect
     body: Mapping[str, Any]
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _by_value(enum_type: type[E]) -> dict[object, E]:
+    # Every request is read through these; a dict look-up is several times
+    # cheaper than calling the enum.
+    return {member.value: member for member in enum_type}
+
+
+_REQUEST_TYPES = _by_value(RequestType)
+_CHALLENGE_TYPES = _by_value(ChallengeType)
+_EXPIRIES = _by_value(ChallengeExpiry)
+
+
+def _member(members: Mapping[object, E], value: object) -> E | None:
+    """The member with wire value ``value``, or None."""
+    try:
+        return members.get(value)
+    except TypeError:  # an unhashable value, such as a list
+        return None
 
 
 def sniff_dialect(raw: bytes) -> WireDialect:
@@ -100,7 +123,7 @@ def parse_envelope(
         raise Rejection(-5070, "body is null")
     if not isinstance(body, dict):
         raise Rejection(-5071, "body is not a JSON object")
-    return Envelope(RequestType(kind), ref, dialect, body)
+    return Envelope(_REQUEST_TYPES[kind], ref, dialect, body)
 
 
 def _email(body: Mapping[str, Any]) -> str:
@@ -144,14 +167,12 @@ def read_new_challenge(body: Mapping[str, Any]) -> NewChallenge:
     kind = body.get("challengeType")
     if kind is None:
         raise Rejection(-5078, "challengeType missing")
-    try:
-        challenge_type = ChallengeType(kind)
-    except ValueError:
-        raise Rejection(-5076, f"challengeType {kind!r} is unknown") from None
-    try:
-        expiry = ChallengeExpiry(body.get("challengeExpiry", "FifteenMins"))
-    except ValueError:
-        raise Rejection(-5075, "challengeExpiry is unknown") from None
+    challenge_type = _member(_CHALLENGE_TYPES, kind)
+    if challenge_type is None:
+        raise Rejection(-5076, f"challengeType {kind!r} is unknown")
+    expiry = _member(_EXPIRIES, body.get("challengeExpiry", "FifteenMins"))
+    if expiry is None:
+        raise Rejection(-5075, "challengeExpiry is unknown")
 
     ip_address = _optional_text(body, "ipAddress")
     if ip_address is not None:

@@ -460,11 +460,10 @@ class GridySandbox:
             response.headers["Retry-After"] = str(retry_after)
             return 429, response
 
-        dialect = sniff_dialect(raw)
+        envelope = None
         try:
             api_user = self._authenticated(request)
             envelope = parse_envelope(raw, api_user, types) if with_body else None
-            dialect = envelope.dialect if envelope else dialect
             code, message, status = await handler(api_user, envelope, request)
         except Rejection as rejection:
             code, message, status = rejection.code, None, rejection.http_status
@@ -473,6 +472,8 @@ class GridySandbox:
             logger.exception("sandbox failed on %s", request.path)
             code, message, status = -5000, None, None
 
+        # Answer in the dialect asked in; before the envelope was read, guess.
+        dialect = envelope.dialect if envelope else sniff_dialect(raw)
         if status == 204:
             return 204, web.Response(status=204)
         return code, self._answer(code, dialect, message, status)
