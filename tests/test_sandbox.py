@@ -391,3 +391,16 @@ async def test_borrowed_session_with_raise_for_status(sandbox: GridySandbox) -> 
         await gridy.aclose()
 
         assert not session.closed
+
+
+async def test_received_requests_keep_their_headers(
+    sandbox: GridySandbox, client: GridyClient
+) -> None:
+    """Each recorded request's headers read back case-insensitively."""
+    await client.send_challenge("ann@example.com")
+
+    (received,) = sandbox.requests_to("challenge")
+
+    assert received.headers["X-GRIDY-APIUSER"] == sandbox.api_user
+    assert received.headers["authorization"].startswith("gridy-hmac: ")
+    assert received.user == "ann@example.com"

@@ -23,12 +23,13 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection
 from types import TracebackType
 from typing import Any
 
 import attrs
 from aiohttp import web
+from multidict import CIMultiDict
 
 from .._client import GridyClient
 from .._codes import lookup_code
@@ -60,6 +61,7 @@ __all__ = ["GridySandbox", "ReceivedRequest"]
 logger = logging.getLogger("gridy_async.sandbox")
 
 _CHALLENGE_TYPES = (RequestType.CHALLENGE_NEW, RequestType.CHALLENGE_CANCEL)
+_UNSCRIPTED = UserScript()  # a user nobody scripted ignores the push
 _MORE_INFO = "https://support.gridy.io/{kind}?code={code}"
 _HTTP_REASON = {400: "BAD REQUEST", 404: "NOT FOUND", 500: "INTERNAL ERROR"}
 _BAD_GATEWAY_PAGE = (
@@ -83,7 +85,8 @@ class ReceivedRequest:
     Attributes:
         endpoint: ``challenge``, ``status``, ``verify``, ``time`` or ``blocked``.
         method: The HTTP method.
-        headers: The request headers.
+        raw_headers: The request's header lines as they arrived, joined by
+            CRLF (one bytes object: cheap to keep by the thousand).
         body: The raw request body.
         code: The API code answered, or the HTTP status when there was none
             (429, 204, 502); 0 when the connection was dropped unanswered.
@@ -94,10 +97,21 @@ class ReceivedRequest:
 
     endpoint: str
     method: str
-    headers: Mapping[str, str]
+    raw_headers: bytes
     body: bytes
     code: int
     fault: FaultKind | None = None
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        """The request headers, looked up case-insensitively."""
+        # Decoded when asked for: the sandbox keeps thousands of requests,
+        # and the raw pairs it already has cost nothing to keep.
+        headers: CIMultiDict[str] = CIMultiDict()
+        for line in self.raw_headers.decode("latin-1").split("\r\n"):
+            name, _, value = line.partition(": ")
+            headers.add(name, value)
+        return headers
 
     @property
     def user(self) -> str | None:
@@ -144,7 +158,8 @@ class GridySandbox:
             for no limit (Gridy's free plan allows 200, paid plans 300).
         seed: Seeds the generator behind probabilistic faults.
         history: How many of the latest requests `requests` keeps; None keeps
-            them all (a long load test then grows without bound).
+            them all. Keeping records costs memory and, measurably, speed under
+            load, so a long-running sandbox keeps only the latest.
     """
 
     def __init__(
@@ -157,7 +172,7 @@ class GridySandbox:
         clock: Callable[[], float] = time.time,
         rate_limit: int | None = None,
         seed: int | None = None,
-        history: int | None = 10_000,
+        history: int | None = 1_000,
     ) -> None:
         self.api_user = api_user
         self.api_secret = api_secret or secrets.token_urlsafe(32)
@@ -498,7 +513,7 @@ class GridySandbox:
         received = ReceivedRequest(
             name,
             request.method,
-            request.headers,
+            b"\r\n".join(name + b": " + value for name, value in request.raw_headers),
             raw,
             code,
             fault.kind if fault else None,
@@ -572,7 +587,7 @@ class GridySandbox:
             challenge_type=body.challenge_type,
             expiry=body.challenge_expiry,
             created_at=self.clock(),
-            script=self._scripts.get(body.gridy_user.lower(), UserScript()),
+            script=self._scripts.get(body.gridy_user.lower(), _UNSCRIPTED),
             auto_verify=body.enable_auto_verify,
             ref=envelope.ref,
             ip_address=body.ip_address,
