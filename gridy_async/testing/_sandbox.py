@@ -513,7 +513,7 @@ class GridySandbox:
         received = ReceivedRequest(
             name,
             request.method,
-            b"\r\n".join(name + b": " + value for name, value in request.raw_headers),
+            b"\r\n".join(map(b": ".join, request.raw_headers)),
             raw,
             code,
             fault.kind if fault else None,
