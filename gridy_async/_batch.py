@@ -287,9 +287,10 @@ def _read_header(reader: Reader) -> tuple[dict[str, int], int]:
 
     if "user" not in columns:
         found = ", ".join(repr(name) for name in header)
+        hint = "; the file must be comma-separated" if ";" in "".join(header) else ""
         raise ConfigurationError(
             "no column names the e-mail address; call it email, e-mail, "
-            f"gridyUser or user (the header has {found})"
+            f"gridyUser or user (the header has {found}){hint}"
         )
     return columns, len(header)
 

@@ -128,7 +128,9 @@ class Transport:
             ) from exc
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise RequestTimeoutError(
-                f"{url} did not answer within {self._timeout.total} s"
+                f"{url} did not answer within {self._timeout.total} s; the request "
+                "may have reached Gridy (raise the client's timeout if Gridy is "
+                "just slow)"
             ) from exc
         except aiohttp.ClientResponseError as exc:
             raise ConnectionLostError(
@@ -137,7 +139,8 @@ class Transport:
             ) from exc
         except aiohttp.ClientError as exc:
             raise ConnectionLostError(
-                f"the connection to {url} failed mid-exchange: {exc!r}"
+                f"the connection to {url} failed mid-exchange ({exc!r}); the "
+                "request may have reached Gridy"
             ) from exc
 
     @property

@@ -591,3 +591,9 @@ async def test_a_row_that_is_not_utf8_is_recorded_and_the_run_goes_on(
         "accepted",
     ]
     assert summary.definite
+
+
+def test_a_semicolon_separated_file_is_named_as_such() -> None:
+    """A header split by semicolons gets a hint that the file must use commas."""
+    with pytest.raises(ConfigurationError, match="comma-separated"):
+        read_rows(io.BytesIO(b"email;ref\nann@example.com;R1\n"))

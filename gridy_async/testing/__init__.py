@@ -9,6 +9,11 @@ states, block rules, faults and time::
         async with sandbox.client() as gridy:
             accepted = await gridy.send_challenge("ann@example.com")
         sandbox.assert_one_push("ann@example.com")
+
+``GridyMock`` answers without any server, through aioresponses, and checks
+the signature of every request it sees. The pytest plugin hands out both as
+the ``gridy_sandbox``, ``gridy_client`` and ``gridy_mock`` fixtures; see
+docs/testing.md.
 """
 
 from ._faults import Fault, FaultKind
