@@ -10,6 +10,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -149,11 +150,12 @@ async def test_approval_later_than_expiry_is_expiry(
 async def test_approving_an_expired_challenge_does_not_revive_it(
     sandbox: GridySandbox, client: GridyClient, clock: FakeClock
 ) -> None:
-    """sandbox.approve() after the expiry leaves the challenge expired."""
+    """sandbox.approve() after the expiry is refused; the challenge stays expired."""
     accepted = await client.send_challenge(USER, expiry="FiveMins")
-    clock.advance(ChallengeExpiry.FIVE_MINS.seconds + 1)
+    clock.advance(ChallengeExpiry.FIVE_MINS.seconds)
 
-    sandbox.approve(accepted.challenge_id)
+    with pytest.raises(ValueError, match="EXPIRED"):
+        sandbox.approve(accepted.challenge_id)
 
     assert sandbox.fate(accepted.challenge_id) is ChallengeFate.EXPIRED
     with pytest.raises(ChallengeExpiredError):
@@ -208,12 +210,12 @@ async def test_script_challenge_overrides_the_user_script(
     sandbox: GridySandbox, client: GridyClient, clock: FakeClock
 ) -> None:
     """script_challenge() changes one challenge's answer, not the user's script."""
-    sandbox.script_user(USER, "reject")
+    sandbox.script_user(USER, "reject", after=10)
     chosen = await client.send_challenge(USER, enable_auto_verify=True)
     other = await client.send_challenge(USER, enable_auto_verify=True)
 
     sandbox.script_challenge(chosen.challenge_id, "approve", after=5)
-    clock.advance(5)
+    clock.advance(10)
 
     assert await state_of(client, chosen.challenge_id) is ChallengeState.VERIFIED
     with pytest.raises(ChallengeRejectedError):
@@ -697,3 +699,43 @@ async def test_qr_rendering_does_not_stall_other_requests(
     assert accepted.qr_code_png is not None
     assert accepted.qr_code_png.startswith(b"\x89PNG")
     assert all(other.qr_code_png is None for other in others)
+
+
+async def test_an_answer_once_given_cannot_be_rewritten(
+    sandbox: GridySandbox, client: GridyClient
+) -> None:
+    """approve(), reject() and script_challenge() refuse an answered challenge."""
+    accepted = await client.send_challenge(USER)
+    sandbox.reject(accepted.challenge_id)
+
+    for rewrite in (
+        lambda: sandbox.approve(accepted.challenge_id),
+        lambda: sandbox.reject(accepted.challenge_id),
+        lambda: sandbox.script_challenge(accepted.challenge_id, "approve"),
+    ):
+        with pytest.raises(ValueError, match="REJECTED"):
+            rewrite()
+
+    assert sandbox.fate(accepted.challenge_id) is ChallengeFate.REJECTED
+
+
+async def test_internal_error_faults_answer_http_500(
+    sandbox: GridySandbox, client: GridyClient
+) -> None:
+    """An internal_error fault always travels with HTTP 500, in either spelling."""
+    for code in (-5000, 5000):
+        sandbox.inject("internal_error", code=code, times=1)
+        with pytest.raises(InternalServerError) as caught:
+            await client.cancel_challenge("no-such-id", USER)
+        assert (caught.value.http_status, caught.value.code) == (500, code)
+
+
+@pytest.mark.parametrize(
+    "options", [{"endpoint": "challenges"}, {"code": -2004}, {"code": 5001}]
+)
+def test_faults_that_could_never_strike_are_refused(
+    sandbox: GridySandbox, options: dict[str, Any]
+) -> None:
+    """An unknown endpoint or a non-internal code is a ValueError at inject()."""
+    with pytest.raises(ValueError, match=r"endpoint must be|code is -5000"):
+        sandbox.inject("internal_error", **options)

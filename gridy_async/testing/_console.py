@@ -133,6 +133,10 @@ class _Console:
         return challenge_id
 
 
+def _count(challenges: int) -> str:
+    return "1 challenge" if challenges == 1 else f"{challenges} challenges"
+
+
 def _refresh_seconds(raw: str | None) -> int:
     """The ``refresh`` query parameter as seconds; 400 when it is not one."""
     if raw is None:
@@ -178,7 +182,7 @@ def _render_page(challenges: list[SandboxChallenge], now: float, refresh: int) -
 <body>
 <h1>Gridy sandbox console</h1>
 <p class="about">Plays the Gridy user's app: answer a push here. Sandbox time
-{_clock_time(now)} UTC; {len(challenges)} challenges.</p>
+{_clock_time(now)} UTC; {_count(len(challenges))}.</p>
 <table>
 <thead><tr><th>Created (UTC)</th><th>User</th><th>Type</th><th>Ref</th>
 <th>Expires</th><th>State</th><th>QR code</th><th>Answer</th></tr></thead>

@@ -71,6 +71,7 @@ _BAD_GATEWAY_PAGE = (
 # The account states a Gridy user can be put in (the spec page's -20xx rows).
 ACCOUNT_STATES = (-2003, -2004, -2005, -2006, -2007, -2008, -2009, -2010, -2017, -2038)
 API_USER_STATES = (-1003, -1026)
+ENDPOINTS = ("challenge", "status", "verify", "blocked", "time")
 
 # The answer of one endpoint: code, message, and the HTTP status when it is
 # not the registry's (HTTP 204 for a pending status, 404 for an unknown one).
@@ -319,16 +320,37 @@ class GridySandbox:
     def script_challenge(
         self, challenge_id: str, answer: Answer | str, *, after: float = 0.0
     ) -> None:
-        """Decide how the user answers one challenge already sent."""
-        self.challenges[challenge_id].script = UserScript(Answer(answer), after)
+        """Decide how the user answers one challenge still pending.
+
+        Raises:
+            ValueError: The challenge is no longer pending.
+        """
+        self._pending(challenge_id).script = UserScript(Answer(answer), after)
 
     def approve(self, challenge_id: str) -> None:
-        """Approve a challenge now, as the user's app would."""
-        self.challenges[challenge_id].answer(Answer.APPROVE, self.clock())
+        """Approve a pending challenge now, as the user's app would.
+
+        Raises:
+            ValueError: The challenge is no longer pending.
+        """
+        self._pending(challenge_id).answer(Answer.APPROVE, self.clock())
 
     def reject(self, challenge_id: str) -> None:
-        """Reject a challenge now, as the user's app would."""
-        self.challenges[challenge_id].answer(Answer.REJECT, self.clock())
+        """Reject a pending challenge now, as the user's app would.
+
+        Raises:
+            ValueError: The challenge is no longer pending.
+        """
+        self._pending(challenge_id).answer(Answer.REJECT, self.clock())
+
+    def _pending(self, challenge_id: str) -> SandboxChallenge:
+        # An answer once given (or an expiry) is history: the app cannot
+        # change it, and neither can a test.
+        challenge = self.challenges[challenge_id]
+        fate = challenge.fate(self.clock())
+        if fate is not ChallengeFate.PENDING:
+            raise ValueError(f"challenge {challenge_id} is {fate.value}, not PENDING")
+        return challenge
 
     def inject(
         self,
@@ -346,7 +368,15 @@ class GridySandbox:
 
         Returns:
             The fault, whose ``fired`` counts how often it struck.
+
+        Raises:
+            ValueError: An endpoint the sandbox does not serve, or an
+                internal-error code other than -5000 and 5000.
         """
+        if endpoint is not None and endpoint not in ENDPOINTS:
+            raise ValueError(f"endpoint must be one of {ENDPOINTS}, not {endpoint!r}")
+        if code not in (-5000, 5000):
+            raise ValueError("an internal error's code is -5000 or 5000")
         fault = Fault(
             FaultKind(kind), endpoint, on_request, user, probability, times, delay, code
         )
@@ -535,7 +565,8 @@ class GridySandbox:
     ) -> tuple[int, web.StreamResponse]:
         """The code to record (0: no answer at all) and what to send."""
         if fault.kind is FaultKind.INTERNAL_ERROR:
-            return fault.code, self._answer(fault.code, sniff_dialect(raw))
+            answer = self._answer(fault.code, sniff_dialect(raw), http_status=500)
+            return fault.code, answer
         if fault.kind is FaultKind.BAD_GATEWAY:
             page = web.Response(
                 status=502, body=_BAD_GATEWAY_PAGE, content_type="text/html"

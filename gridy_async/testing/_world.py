@@ -138,10 +138,10 @@ class SandboxChallenge:
         if self.cancelled_at is not None:
             return ChallengeFate.CANCELLED
 
+        # An answer counts once given, and only if given before the expiry.
         answered_at = self.created_at + self.script.after
-        if self.script.answer is not Answer.IGNORE and answered_at <= min(
-            now, self.expires_at
-        ):
+        answered = answered_at <= now and answered_at < self.expires_at
+        if self.script.answer is not Answer.IGNORE and answered:
             if self.script.answer is Answer.REJECT:
                 return ChallengeFate.REJECTED
             if self.auto_verify:
