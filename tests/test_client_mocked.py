@@ -20,7 +20,6 @@ from aiohttp import web
 from aioresponses import aioresponses
 from aioresponses.core import RequestCall
 from multidict import CIMultiDict, CIMultiDictProxy
-from pngs import tiny_png
 from yarl import URL
 
 from gridy_async import (
@@ -61,6 +60,7 @@ from gridy_async import (
     ValidationError,
     WireDialect,
 )
+from gridy_async.testing._mock import QR_PNG
 
 API_USER = "123456789"
 SECRET = "CANARY-9f8e7d6c5b4a-s3cr3t"
@@ -72,7 +72,7 @@ MASKED_USER = "a***@example.com"
 JSON_TYPE = "application/json; charset=utf-8"
 
 
-PNG = tiny_png()
+PNG = QR_PNG  # a hand-built 1x1 PNG, standing in for a QR code
 ACCEPTED: dict[str, Any] = {
     "id": "srv-1",
     "utctime": T0_MS,

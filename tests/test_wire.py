@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from pngs import tiny_png
 
 from gridy_async import (
     ChallengeExpiry,
@@ -31,13 +30,14 @@ from gridy_async._wire import (
     read_challenge_accepted,
     read_challenge_cancelled,
 )
+from gridy_async.testing._mock import QR_PNG
 
 UTCTIME = 1734732919817
 API_USER = "123456789"
 PREFIX = "data:image/png;base64,"
 
 
-PNG = tiny_png()
+PNG = QR_PNG  # a hand-built 1x1 PNG, standing in for a QR code
 PNG_URL = PREFIX + base64.b64encode(PNG).decode("ascii")
 
 
